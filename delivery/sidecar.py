@@ -1,0 +1,242 @@
+"""The sidecar: the JSON file 1C writes last to commit a drop.
+
+`parse_sidecar()` reads raw bytes the way 1C:Enterprise writes them (UTF-8 with or
+without BOM, windows-1251, CRLF, tab indents) and returns a validated `Sidecar`, or raises
+`InvalidDropError` whose message names the file, the field and the fix in Russian.
+"""
+
+import json
+import re
+import uuid
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from delivery.errors import InvalidDropError
+
+SIDECAR_SUFFIX = ".json"
+
+# File names the courier writes into a drop's folder; a drop may not bring its own.
+RESERVED_NAMES = frozenset({"claim.json", "receipt.json", "error.json"})
+
+
+class DocumentKind(str, Enum):
+    """What 1C exported; it picks the comment template and the feedback default."""
+
+    CONTRACT = "contract"
+    INVOICE = "invoice"
+    ORDER = "order"
+    RECONCILIATION = "reconciliation"
+    ACT = "act"
+    WAYBILL = "waybill"
+    TASK = "task"
+    TIMESHEET = "timesheet"
+    OTHER = "other"
+
+
+# Kinds for which the client's answer is asked for unless the sidecar says otherwise.
+FEEDBACK_BY_DEFAULT = frozenset({DocumentKind.CONTRACT, DocumentKind.TIMESHEET})
+
+
+def normalize_uuid(value: str) -> str:
+    """Return a UUID in canonical lowercase form; 1C may write braces or upper case."""
+    return str(uuid.UUID(value.strip().strip("{}")))
+
+
+class Client(BaseModel):
+    """The franchisee's client company the document is about."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    inn: str | None = None
+
+
+class Recipient(BaseModel):
+    """One person who gets the document: a 1C-Connect user id, or an e-mail or phone."""
+
+    model_config = ConfigDict(extra="allow")
+
+    user_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    comment: str | None = None
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_uuid(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else normalize_uuid(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+            raise ValueError("email")
+        return value.strip()
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if len(re.sub(r"\D", "", value)) < 10:
+            raise ValueError("phone")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_address(self) -> "Recipient":
+        if not (self.user_id or self.email or self.phone):
+            raise ValueError("no_address")
+        return self
+
+    @property
+    def address(self) -> str:
+        """How the sidecar named this recipient, for messages and receipts."""
+        return self.user_id or self.email or self.phone or ""
+
+
+class Sidecar(BaseModel):
+    """A validated sidecar; unknown fields are kept in `model_extra`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document_id: str
+    kind: DocumentKind = DocumentKind.OTHER
+    number: str | None = None
+    date: str | None = None
+    client: Client | None = None
+    line_id: str | None = None
+    author_id: str | None = None
+    comment: str | None = None
+    recipients: list[Recipient]
+    files: list[str] | None = None
+    feedback: bool | None = None
+
+    @field_validator("document_id", "line_id", "author_id")
+    @classmethod
+    def _uuid(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else normalize_uuid(value)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_lower(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("recipients")
+    @classmethod
+    def _at_least_one(cls, value: list[Recipient]) -> list[Recipient]:
+        if not value:
+            raise ValueError("no_recipients")
+        return value
+
+    @field_validator("files")
+    @classmethod
+    def _plain_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for name in value:
+            check_file_name(name)
+        lowered = [name.casefold() for name in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("duplicate_files")
+        return value
+
+    @property
+    def wants_feedback(self) -> bool:
+        """Whether the recipient is asked to rate the document."""
+        if self.feedback is not None:
+            return self.feedback
+        return self.kind in FEEDBACK_BY_DEFAULT
+
+
+def check_file_name(name: str) -> None:
+    """Raise ValueError with a reason code when `name` is not a plain file name."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("empty_name")
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise ValueError("absolute_path")
+    parts = re.split(r"[\\/]", name)
+    if ".." in parts:
+        raise ValueError("parent_path")
+    if len(parts) > 1:
+        raise ValueError("subfolder")
+    if name.casefold() in RESERVED_NAMES:
+        raise ValueError("reserved_name")
+
+
+def decode_sidecar_bytes(raw: bytes, file_name: str) -> str:
+    """Decode sidecar bytes: UTF-8 (BOM optional), UTF-16 with BOM, else windows-1251."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1251")
+    except UnicodeDecodeError as error:
+        raise InvalidDropError(
+            f"Файл {file_name} не читается ни как UTF-8, ни как windows-1251 "
+            f"(байт 0x{raw[error.start]:02x} в позиции {error.start}): сохраните его "
+            "в кодировке UTF-8 через ЗаписьJSON и положите заново.",
+            file=file_name, detail=str(error),
+        ) from None
+
+
+_JSON_TYPE_NAMES = {
+    list: "массив", str: "строка", int: "число", float: "число", bool: "логическое значение",
+    type(None): "null",
+}
+
+
+def load_sidecar_json(text: str, file_name: str) -> dict:
+    """Parse sidecar text into a JSON object, with a Russian reason on failure."""
+    if not text.strip():
+        raise InvalidDropError(
+            f"Файл {file_name} пуст: 1C должна записать в него JSON-объект с полями "
+            "document_id и recipients.",
+            file=file_name,
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidDropError(
+            f"Файл {file_name} содержит неверный JSON (строка {error.lineno}, "
+            f"столбец {error.colno}: {error.msg}); проверьте, что 1C дописала файл "
+            "до конца, и выгрузите документ заново.",
+            file=file_name, detail=str(error),
+        ) from None
+    if not isinstance(data, dict):
+        found = _JSON_TYPE_NAMES.get(type(data), type(data).__name__)
+        raise InvalidDropError(
+            f"В файле {file_name} записан не JSON-объект, а {found}: сопроводительный "
+            "файл должен быть объектом {...} с полями document_id и recipients.",
+            file=file_name,
+        )
+    return data
+
+
+def parse_sidecar(raw: bytes, file_name: str) -> Sidecar:
+    """Decode, parse and validate one sidecar's bytes."""
+    from delivery.sidecar_messages import describe_sidecar_error
+
+    text = decode_sidecar_bytes(raw, file_name)
+    data = load_sidecar_json(text, file_name)
+    try:
+        return Sidecar.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field, message = describe_sidecar_error(first, file_name)
+        raise InvalidDropError(message, file=file_name, field=field,
+                               detail=str(error)) from None
+
+
+def read_sidecar(path: Path) -> Sidecar:
+    """Read and parse the sidecar at `path`."""
+    return parse_sidecar(path.read_bytes(), path.name)
