@@ -1,0 +1,51 @@
+"""Queue a claimed drop for delivery and remember that it has a live task.
+
+The watcher, beat's recovery job and the admin CLI all queue through here, so every
+delivery task carries the same Flower description and the same in-flight marker.
+"""
+
+import redis
+from celery import Celery
+
+from delivery.comments import title
+from delivery.retry import VISIBILITY_TIMEOUT_SECONDS
+from delivery.sidecar import Sidecar
+
+DELIVER_TASK = "courier.deliver_drop"
+# Margin on top of the visibility timeout before a queued drop counts as orphaned, s.
+INFLIGHT_MARGIN_SECONDS = 600
+
+
+def inflight_key(drop_id: str) -> str:
+    return f"courier:inflight:{drop_id}"
+
+
+def describe_for_flower(drop_id: str, sidecar: Sidecar | None) -> str:
+    """Describe a task for Flower: number, kind, client and recipient count, no personal data."""
+    if sidecar is None:
+        return repr((drop_id,))
+    client = sidecar.client.name if sidecar.client and sidecar.client.name else "клиент не указан"
+    summary = f"{title(sidecar)}; {client}; получателей: {len(sidecar.recipients)}"
+    return repr((drop_id, summary))
+
+
+def mark_inflight(redis_client: redis.Redis, drop_id: str, countdown_seconds: float = 0) -> None:
+    """Record that a task for `drop_id` is queued or scheduled `countdown_seconds` ahead."""
+    ttl = int(countdown_seconds + VISIBILITY_TIMEOUT_SECONDS + INFLIGHT_MARGIN_SECONDS)
+    redis_client.set(inflight_key(drop_id), "1", ex=ttl)
+
+
+def clear_inflight(redis_client: redis.Redis, drop_id: str) -> None:
+    redis_client.delete(inflight_key(drop_id))
+
+
+def has_live_task(redis_client: redis.Redis, drop_id: str) -> bool:
+    return bool(redis_client.exists(inflight_key(drop_id)))
+
+
+def queue_drop(app: Celery, redis_client: redis.Redis, drop_id: str,
+               sidecar: Sidecar | None) -> None:
+    """Send one delivery task whose only argument is the drop id."""
+    mark_inflight(redis_client, drop_id)
+    app.send_task(DELIVER_TASK, args=[drop_id],
+                  argsrepr=describe_for_flower(drop_id, sidecar), kwargsrepr="{}")
