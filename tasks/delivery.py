@@ -10,6 +10,7 @@ from celery.exceptions import Retry
 from delivery.drop import load_claimed_drop
 from delivery.errors import AuthenticationError, DeliveryError, InvalidDropError
 from delivery.folders import read_json
+from delivery.pause import is_paused
 from delivery.results import fail_drop_folder, finish_drop
 from delivery.retry import TASK_TIME_LIMIT_SECONDS, is_expired, retry_delay
 from delivery.service import summarize
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 AUTH_ALERT_INTERVAL_SECONDS = 300
 # When another worker holds the drop's lock, look again after this many seconds.
 LOCKED_RETRY_SECONDS = 60
+# While deliveries are paused, a drop looks again after this many seconds.
+PAUSED_RETRY_SECONDS = 30
 
 
 @app.task(bind=True, name=DELIVER_TASK,
@@ -60,6 +63,9 @@ def _deliver_locked(task: Task, runtime, drop_id: str, folder) -> dict:
         return {"drop_id": drop_id, "state": DocumentState.FAILED.value}
 
     document_id = drop.sidecar.document_id
+    line_id = drop.sidecar.line_id or runtime.settings.CONNECT_LINE_ID
+    if is_paused(runtime.redis, line_id):
+        return _wait_while_paused(task, runtime, drop)
     write_status(runtime.folders, document_id, DocumentState.SENDING, drop_id=drop_id)
     log.info("Дроп %s, документ %s: начинаем доставку (попытка %d).", drop_id, document_id,
              task.request.retries + 1)
@@ -75,6 +81,18 @@ def _deliver_locked(task: Task, runtime, drop_id: str, folder) -> dict:
     finish_drop(runtime.folders, drop, outcome)
     clear_inflight(runtime.redis, drop_id)
     return {"drop_id": drop_id, "state": outcome.state.value}
+
+
+def _wait_while_paused(task: Task, runtime, drop) -> dict:
+    """Keep a drop queued while an admin has paused its line; a pause costs no delivery attempt."""
+    write_status(runtime.folders, drop.sidecar.document_id, DocumentState.QUEUED,
+                 drop_id=drop.drop_id, message="Отправка приостановлена администратором; "
+                 "документ будет отправлен после команды courier resume.")
+    mark_inflight(runtime.redis, drop.drop_id, PAUSED_RETRY_SECONDS)
+    log.info("Дроп %s, документ %s: отправка на паузе, проверим снова через %d с.",
+             drop.drop_id, drop.sidecar.document_id, PAUSED_RETRY_SECONDS)
+    raise task.retry(countdown=PAUSED_RETRY_SECONDS, max_retries=None,
+                     argsrepr=describe_for_flower(drop.drop_id, drop.sidecar), kwargsrepr="{}")
 
 
 def _retry_or_give_up(task: Task, runtime, drop, error: DeliveryError) -> dict:
