@@ -13,6 +13,7 @@ _EXPECTED = {
     "redis_scheme": "адрес вида redis://хост:порт/номер_базы",
     "host_port": "пара «хост:порт», например 127.0.0.1:8085",
     "log_level": "одно из значений: DEBUG, INFO, WARNING, ERROR",
+    "log_format": "text или json",
     "uuid": "UUID вида 8d1e5a2c-0b4f-4c7e-9a57-0c2f7e1d8b21",
 }
 
@@ -27,7 +28,7 @@ def _expected_for(error: dict) -> str:
     if kind == "enum":
         expected = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
         return _EXPECTED["enum"].format(expected=expected)
-    for key in ("url_scheme", "redis_scheme", "host_port", "log_level"):
+    for key in ("url_scheme", "redis_scheme", "host_port", "log_level", "log_format"):
         if key in text:
             return _EXPECTED[key]
     if "UUID" in text or "uuid" in text or "hexadecimal" in text:

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     )
 
     LOG_LEVEL: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    LOG_FORMAT: str = Field("text", description="text, or json for one JSON object a line.")
+    SENTRY_ENVIRONMENT: str = Field("production", description="Sentry environment tag.")
 
     FLOWER_BASIC_AUTH: SecretStr | None = Field(None, description="user:password for Flower.")
     SENTRY_DSN: SecretStr | None = Field(None, description="Sentry DSN; empty = off.")
@@ -113,6 +115,13 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("log_level")
         return value.upper()
+
+    @field_validator("LOG_FORMAT")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("log_format")
+        return value.lower()
 
     @field_validator("CONNECT_BASE_URL")
     @classmethod

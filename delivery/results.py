@@ -4,6 +4,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
+from config.sentry import report_final_failure
 from delivery.comments import title
 from delivery.drop import ClaimedDrop
 from delivery.errors import DeliveryError
@@ -53,6 +54,8 @@ def finish_drop(folders: CourierFolders, drop: ClaimedDrop, outcome: DeliveryOut
             "errors": outcome.errors, "failed_at": finished_at,
         })
         target = move_dir(drop.folder, folders.failed_dir(drop.drop_id))
+        report_final_failure(drop.drop_id, drop.sidecar.document_id, outcome.message or "",
+                             outcome.state.value)
 
     write_status(folders, drop.sidecar.document_id, outcome.state, drop_id=drop.drop_id,
                  message=outcome.message, recipients=outcome.recipients,
@@ -81,6 +84,7 @@ def fail_drop_folder(folders: CourierFolders, drop_id: str, folder: Path, error:
         write_status(folders, document_id, DocumentState.FAILED, drop_id=drop_id,
                      message=error.message, location=str(target.relative_to(folders.root)),
                      error=error.technical())
+    report_final_failure(drop_id, document_id, error.message, type(error).__name__)
     log.warning("Дроп %s (документ %s) перемещён в failed/: %s", drop_id,
                 document_id or "неизвестен", error.message)
     return target
