@@ -1,0 +1,11 @@
+# Flower reads this file from its working folder (the project root) before its
+# command line and FLOWER_* variables, which override it.
+# Listen on loopback unless told otherwise; tasks.flower_guard refuses any other
+# address without FLOWER_BASIC_AUTH or OAuth.
+address = "127.0.0.1"
+port = 5555
+# Bounded memory: the courier's own files and ledger are the history, not Flower.
+max_tasks = 10000
+persistent = False
+# Fill the Prometheus /metrics counters and the queue-length view from task events.
+purge_offline_workers = 3600
