@@ -1,5 +1,7 @@
 """Turn a settings validation failure into one Russian sentence an admin can act on."""
 
+import re
+
 from pydantic import ValidationError
 
 # What each kind of value must look like, in the words of the fix.
@@ -26,7 +28,8 @@ def _expected_for(error: dict) -> str:
     kind = error.get("type", "")
     text = str(error.get("msg", ""))
     if kind == "enum":
-        expected = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
+        expected = str(error.get("ctx", {}).get("expected", ""))
+        expected = expected.replace(" or ", ", ").replace("'", "")
         return _EXPECTED["enum"].format(expected=expected)
     for key in ("url_scheme", "redis_scheme", "host_port", "log_level", "log_format"):
         if key in text:
@@ -36,13 +39,24 @@ def _expected_for(error: dict) -> str:
     return _EXPECTED.get(kind, "допустимое значение")
 
 
+# Settings whose value must never be echoed, and URLs whose credentials part is masked.
+_SECRET_SETTINGS = ("PASSWORD", "TOKEN", "DSN", "BASIC_AUTH")
+
+
+def _mask_secret(name: str, value) -> str:
+    text = str(value)
+    if any(part in name for part in _SECRET_SETTINGS):
+        return "***"
+    return re.sub(r"(//[^/@]*:)[^/@]*@", r"\1***@", text)
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Build the sentence for the first invalid setting in `error`."""
     first = error.errors()[0]
     name = str(first["loc"][0]) if first.get("loc") else "?"
     if first.get("type") == "missing":
         return f"Не задана настройка {name}: укажите её в файле .env или в переменной окружения."
-    value = first.get("input")
+    value = _mask_secret(name, first.get("input"))
     return (
         f"Настройка {name} имеет неверное значение «{value}»: нужно {_expected_for(first)}; "
         "исправьте её в файле .env или в переменной окружения."
