@@ -62,10 +62,23 @@ def flower_credentials(env: dict) -> None:
           "задайте FLOWER_BASIC_AUTH в .env, чтобы он не менялся).")
 
 
+def feedback_settings(env: dict) -> None:
+    """With the sandbox, wire the feedback receiver to it with a one-run token."""
+    if not env.get("COURIER_SANDBOX_LISTEN") or env.get("FEEDBACK_TOKEN"):
+        return
+    listen = env.get("FEEDBACK_LISTEN") or "127.0.0.1:8085"
+    env["FEEDBACK_TOKEN"] = secrets.token_urlsafe(24)
+    env["FEEDBACK_PUBLIC_URL"] = f"http://{listen}/connect/events/"
+    print(f"Приёмник ответов клиентов: http://{listen}/connect/events/ (хук зарегистрирован "
+          "в песочнице; ответ клиента можно сымитировать через /_sandbox/emit).")
+
+
 def choose_processes(env: dict) -> list[str]:
     processes = ["worker", "beat", "watcher", "flower"]
     if env.get("COURIER_SANDBOX_LISTEN"):
         processes.insert(0, "sandbox")
+    if env.get("FEEDBACK_TOKEN"):
+        processes.append("feedback")
     return processes
 
 
@@ -102,6 +115,7 @@ def main() -> int:
     if not env.get("CONNECT_LOGIN"):
         use_sandbox(env)
     flower_credentials(env)
+    feedback_settings(env)
     print(f"Кладите документы в {root / 'inbox'}; статусы появятся в {root / 'status'}.")
     print("Остановка: Ctrl-C.")
 
