@@ -112,3 +112,18 @@ def move_dir(source: Path, target: Path) -> Path:
         raise FileExistsError(f"{target} already exists")
     os.rename(source, target)
     return target
+
+
+def printable_name(name: str) -> str:
+    """Return a file name that can be written as UTF-8, showing undecodable bytes as \\xNN.
+
+    Python lists a name whose bytes are not UTF-8 (a share mounted without iocharset=utf8)
+    with lone surrogates, which json and UTF-8 encoding reject; this form is safe in
+    error.json, claim.json and logs, and equals `name` for every valid name.
+    """
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # A surrogate outside U+DC80..U+DCFF did not come from a file system name.
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
