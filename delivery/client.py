@@ -96,6 +96,11 @@ class ConnectClient:
         """Return the support lines this API user can see."""
         return self._request("GET", "line", context="список линий").json()
 
+    def get_specialist(self, user_id: str) -> dict:
+        """Return one specialist's User object; 403 means the id is not a specialist."""
+        return self._request("GET", f"line/specialist/{user_id}",
+                             context=f"специалист {user_id}").json()
+
     def _request(self, method: str, path: str, *, context: str, **kwargs) -> requests.Response:
         if self.limiter is not None:
             self.limiter.acquire()
@@ -106,7 +111,7 @@ class ConnectClient:
             raise TransientDeliveryError(
                 f"1С-Коннект не ответил вовремя ({context}); курьер повторит отправку.",
                 detail=_safe_error(error)) from None
-        except requests.ConnectionError as error:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             raise TransientDeliveryError(
                 f"Нет соединения с 1С-Коннект по адресу {self.base_url} ({context}); "
                 "курьер повторит отправку.", detail=_safe_error(error)) from None

@@ -44,6 +44,18 @@ class RateLimitedError(TransientDeliveryError):
     """1C-Connect answered 429: the account's request budget is used up for now."""
 
 
+class PermitWaitTimeoutError(TransientDeliveryError):
+    """The shared request budget stayed used up longer than a task may wait for a permit."""
+
+
+class RecipientBusyError(TransientDeliveryError):
+    """Another drop holds the `sending` lease for the same document and recipient right now."""
+
+
+class LedgerRebuildingError(TransientDeliveryError):
+    """The dedup ledger is being rebuilt from receipts; deliveries wait until it is ready."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """A failure that a retry cannot fix: 400, 403, 404, 413, 422 or an invalid drop."""
 

@@ -5,43 +5,28 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from config.sentry import report_final_failure
-from delivery.comments import title
 from delivery.drop import ClaimedDrop
 from delivery.errors import DeliveryError
 from delivery.folders import CourierFolders, atomic_write_json, move_dir, utc_now_iso
+from delivery.receipts import RECEIPT_FILE, build_receipt, document_fields
 from delivery.service import DeliveryOutcome
 from delivery.status import DocumentState, write_status
 
 log = logging.getLogger(__name__)
 
-RECEIPT_FILE = "receipt.json"
 ERROR_FILE = "error.json"
 
-
-def _document_fields(drop: ClaimedDrop) -> dict:
-    sidecar = drop.sidecar
-    return {
-        "document_id": sidecar.document_id,
-        "kind": sidecar.kind.value,
-        "number": sidecar.number,
-        "date": sidecar.date,
-        "title": title(sidecar),
-    }
+__all__ = ["ERROR_FILE", "RECEIPT_FILE", "fail_drop_folder", "finish_drop"]
 
 
 def finish_drop(folders: CourierFolders, drop: ClaimedDrop, outcome: DeliveryOutcome) -> Path:
     """Write the receipt, move the drop to sent/ (or failed/ if anyone is still owed)."""
     finished_at = utc_now_iso()
-    receipt = {
-        "drop_id": drop.drop_id,
-        **_document_fields(drop),
-        "state": outcome.state.value,
-        "content_sha256": outcome.version,
-        "files": outcome.files,
-        "recipients": outcome.recipients,
-        "claimed_at": drop.claimed_at,
-        "finished_at": finished_at,
-    }
+    receipt = build_receipt(drop, state=outcome.state.value, line_id=outcome.line_id,
+                            version=outcome.version, files=outcome.files,
+                            recipients=outcome.recipients, finished_at=finished_at)
+    if outcome.duplicate_of is not None:
+        receipt["duplicate_of"] = outcome.duplicate_of
     atomic_write_json(drop.folder / RECEIPT_FILE, receipt)
 
     if outcome.state in (DocumentState.DELIVERED, DocumentState.DUPLICATE):
@@ -49,17 +34,19 @@ def finish_drop(folders: CourierFolders, drop: ClaimedDrop, outcome: DeliveryOut
         target = move_dir(drop.folder, folders.sent_dir(drop.drop_id, day))
     else:
         atomic_write_json(drop.folder / ERROR_FILE, {
-            "drop_id": drop.drop_id, **_document_fields(drop),
+            "drop_id": drop.drop_id, **document_fields(drop),
             "state": outcome.state.value, "message": outcome.message,
             "errors": outcome.errors, "failed_at": finished_at,
         })
         target = move_dir(drop.folder, folders.failed_dir(drop.drop_id))
+        error_class = (outcome.errors[0] or {}).get("error_class") if outcome.errors else None
         report_final_failure(drop.drop_id, drop.sidecar.document_id, outcome.message or "",
-                             outcome.state.value)
+                             error_class or outcome.state.value)
 
+    extra = {"duplicate_of": outcome.duplicate_of} if outcome.duplicate_of else {}
     write_status(folders, drop.sidecar.document_id, outcome.state, drop_id=drop.drop_id,
                  message=outcome.message, recipients=outcome.recipients,
-                 location=str(target.relative_to(folders.root)))
+                 location=str(target.relative_to(folders.root)), **extra)
     log.info("Дроп %s, документ %s: итог %s, папка %s.", drop.drop_id,
              drop.sidecar.document_id, outcome.state.value, target.relative_to(folders.root))
     return target
@@ -84,7 +71,7 @@ def fail_drop_folder(folders: CourierFolders, drop_id: str, folder: Path, error:
         write_status(folders, document_id, DocumentState.FAILED, drop_id=drop_id,
                      message=error.message, location=str(target.relative_to(folders.root)),
                      error=error.technical())
-    report_final_failure(drop_id, document_id, error.message, type(error).__name__)
     log.warning("Дроп %s (документ %s) перемещён в failed/: %s", drop_id,
                 document_id or "неизвестен", error.message)
+    report_final_failure(drop_id, document_id, error.message, type(error).__name__)
     return target

@@ -3,7 +3,7 @@
 import logging
 
 from tasks.application import app
-from tasks.recovery import requeue_orphaned_drops
+from tasks.recovery import requeue_expired_leases, requeue_orphaned_drops
 from tasks.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,8 @@ def refresh_recipient_directory() -> int:
 
 @app.task(name="courier.requeue_stale_claims", ignore_result=True)
 def requeue_stale_claims() -> list[str]:
-    """Queue again every drop in work/ whose task was lost."""
+    """Queue again every drop in work/ whose task was lost or died mid-upload."""
     runtime = get_runtime()
-    return requeue_orphaned_drops(app, runtime.redis, runtime.folders)
+    expired = requeue_expired_leases(app, runtime.redis, runtime.folders, runtime.ledger)
+    orphaned = requeue_orphaned_drops(app, runtime.redis, runtime.folders)
+    return expired + orphaned

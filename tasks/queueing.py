@@ -8,16 +8,25 @@ import redis
 from celery import Celery
 
 from delivery.comments import title
-from delivery.retry import VISIBILITY_TIMEOUT_SECONDS
 from delivery.sidecar import Sidecar
+from delivery.timing import TIMING
 
 DELIVER_TASK = "courier.deliver_drop"
 # Margin on top of the visibility timeout before a queued drop counts as orphaned, s.
-INFLIGHT_MARGIN_SECONDS = 600
+INFLIGHT_MARGIN_SECONDS = TIMING.inflight_margin_seconds
 
 
 def inflight_key(drop_id: str) -> str:
     return f"courier:inflight:{drop_id}"
+
+
+def drop_lock_key(drop_id: str) -> str:
+    """Return the key of the lock that lets only one task at a time deliver the drop."""
+    return f"courier:lock:drop:{drop_id}"
+
+
+def is_drop_locked(redis_client: redis.Redis, drop_id: str) -> bool:
+    return bool(redis_client.exists(drop_lock_key(drop_id)))
 
 
 def describe_for_flower(drop_id: str, sidecar: Sidecar | None) -> str:
@@ -30,8 +39,22 @@ def describe_for_flower(drop_id: str, sidecar: Sidecar | None) -> str:
 
 
 def mark_inflight(redis_client: redis.Redis, drop_id: str, countdown_seconds: float = 0) -> None:
-    """Record that a task for `drop_id` is queued or scheduled `countdown_seconds` ahead."""
-    ttl = int(countdown_seconds + VISIBILITY_TIMEOUT_SECONDS + INFLIGHT_MARGIN_SECONDS)
+    """Record that a task for `drop_id` is queued or scheduled `countdown_seconds` ahead.
+
+    The marker outlives the point where Redis would re-deliver a lost copy of the message;
+    after that, beat's recovery scan queues the drop again.
+    """
+    ttl = int(countdown_seconds + TIMING.visibility_timeout_seconds + INFLIGHT_MARGIN_SECONDS)
+    redis_client.set(inflight_key(drop_id), "1", ex=ttl)
+
+
+def mark_running(redis_client: redis.Redis, drop_id: str) -> None:
+    """Record that a task for `drop_id` runs now; the marker lapses soon after the hard time limit.
+
+    If the task's message is then lost (its retry could not be published, say), beat
+    queues the drop again without waiting for the visibility timeout.
+    """
+    ttl = int(TIMING.task_time_limit_seconds + INFLIGHT_MARGIN_SECONDS)
     redis_client.set(inflight_key(drop_id), "1", ex=ttl)
 
 
