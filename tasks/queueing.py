@@ -70,5 +70,10 @@ def queue_drop(app: Celery, redis_client: redis.Redis, drop_id: str,
                sidecar: Sidecar | None) -> None:
     """Send one delivery task whose only argument is the drop id."""
     mark_inflight(redis_client, drop_id)
-    app.send_task(DELIVER_TASK, args=[drop_id],
-                  argsrepr=describe_for_flower(drop_id, sidecar), kwargsrepr="{}")
+    try:
+        app.send_task(DELIVER_TASK, args=[drop_id],
+                      argsrepr=describe_for_flower(drop_id, sidecar), kwargsrepr="{}")
+    except Exception:
+        # Without the task the marker would hide the drop from recovery until it expires.
+        clear_inflight(redis_client, drop_id)
+        raise

@@ -106,3 +106,18 @@ def test_malformed_sidecar_fails_with_reason(courier_root):
     assert "неверный JSON" in error["message"]
     assert (error_file.parent / "Акт 9.pdf").exists()
     assert not list(inbox.iterdir())
+
+
+@pytest.mark.usefixtures("watcher")
+def test_claimed_drop_reported_queued(courier_root, redis_client):
+    document_id = new_document_id()
+    write_drop(courier_root / "inbox", "Счёт 42", {
+        "document_id": document_id, "kind": "invoice", "number": "42",
+        "recipients": [{"user_id": IVANOV["user_id"]}],
+    }, {"Счёт 42.pdf": fake_pdf("invoice-42")})
+
+    status = wait_for_state(courier_root, document_id, {"queued"}, timeout=30)
+
+    assert status["drop_id"]
+    assert (courier_root / "work" / status["drop_id"] / "claim.json").exists()
+    assert redis_client.llen("courier") == 1

@@ -35,6 +35,7 @@ from config import Settings
 from delivery.errors import InvalidDropError
 from delivery.folders import CourierFolders, printable_name, process_label
 from delivery.sidecar import Sidecar, read_sidecar
+from delivery.status import DocumentState, write_status
 from tasks.queueing import queue_drop
 from tasks.recovery import requeue_orphaned_drops
 from watcher.claim import complete_interrupted_claims, move_drop_files, take_sidecar, write_claim
@@ -260,6 +261,8 @@ class Watcher:
         self.claimed_total += 1
         log.info("Дроп %s захвачен из %s (документ %s, файлов %d).", drop_id, name,
                  sidecar.document_id, len(decision.file_names))
+        # Written before the task exists, so a fast worker's later state is never overwritten.
+        write_status(self.folders, sidecar.document_id, DocumentState.QUEUED, drop_id=drop_id)
         self._queue(drop_id, sidecar)
         return 1
 
