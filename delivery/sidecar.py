@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     ValidationError,
@@ -58,13 +59,24 @@ def normalize_uuid(value: str) -> str:
     return str(uuid.UUID(value.strip().strip("{}")))
 
 
+def _integer_as_text(value):
+    """Accept a whole number where text is expected: 1C writes a Число field without quotes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# Text that 1C may also write as a JSON number (document numbers, INNs).
+NumberOrText = Annotated[str | None, BeforeValidator(_integer_as_text)]
+
+
 class Client(BaseModel):
     """The franchisee's client company the document is about."""
 
     model_config = ConfigDict(extra="allow")
 
     name: str | None = None
-    inn: str | None = None
+    inn: NumberOrText = None
 
 
 class Recipient(BaseModel):
@@ -128,7 +140,7 @@ class Sidecar(BaseModel):
 
     document_id: str
     kind: DocumentKind = DocumentKind.OTHER
-    number: str | None = None
+    number: NumberOrText = None
     date: str | None = None
     client: Client | None = None
     line_id: str | None = None
@@ -146,7 +158,10 @@ class Sidecar(BaseModel):
     @field_validator("kind", mode="before")
     @classmethod
     def _kind_lower(cls, value):
-        return value.strip().lower() if isinstance(value, str) else value
+        if isinstance(value, str):
+            # An empty string is how 1C writes "not set", as in the other fields.
+            return value.strip().lower() or DocumentKind.OTHER.value
+        return value
 
     @field_validator("recipients")
     @classmethod

@@ -274,3 +274,13 @@ def test_random_sidecars_never_crash_parser(payload, encoding, ascii_escapes, cr
         text = text.replace("\n", "\r\n")
 
     assert_valid_or_russian_error(encode_text(text, encoding))
+
+
+def test_numeric_number_and_inn_read_as_text():
+    raw = ('{"document_id": "3f2c9a4e-5b1d-4c1e-9a57-0c2f7e1d8b21", "number": 123, '
+           '"kind": "", "client": {"inn": 7701234567}, '
+           '"recipients": [{"user_id": "74d86855-d410-4883-bfab-a96e905f0ead"}]}')
+    sidecar = parse_sidecar(raw.encode(), "Счёт.json")
+    assert sidecar.number == "123"
+    assert sidecar.client.inn == "7701234567"
+    assert sidecar.kind.value == "other"
