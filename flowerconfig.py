@@ -9,3 +9,6 @@ max_tasks = 10000
 persistent = False
 # Fill the Prometheus /metrics counters and the queue-length view from task events.
 purge_offline_workers = 3600
+# Show the task's arguments in the list: the document number, client and recipient
+# count that tasks.queueing puts there (never e-mails or phones).
+tasks_columns = "name,uuid,state,args,received,runtime,worker"
