@@ -7,7 +7,7 @@ port = 5555
 # Bounded memory: the courier's own files and ledger are the history, not Flower.
 max_tasks = 10000
 persistent = False
-# Fill the Prometheus /metrics counters and the queue-length view from task events.
+# Drop workers that have been offline for an hour from the dashboard, s.
 purge_offline_workers = 3600
 # Show the task's arguments in the list: the document number, client and recipient
 # count that tasks.queueing puts there (never e-mails or phones).

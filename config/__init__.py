@@ -5,6 +5,7 @@ turns a bad value into `SettingsError` whose message is one Russian sentence.
 """
 
 from functools import lru_cache
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -32,7 +33,7 @@ def load_settings() -> Settings:
         raise SettingsError(describe_validation_error(error)) from None
 
 
-def exit_on_settings_error(error: SettingsError) -> "NoReturn":  # noqa: F821
+def exit_on_settings_error(error: SettingsError) -> NoReturn:
     """Print the sentence to stderr and stop the process with exit code 78 (EX_CONFIG)."""
     import sys
 

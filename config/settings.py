@@ -43,6 +43,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         case_sensitive=True,
         extra="ignore",
+        # `NAME=` in .env means "not set", as .env.example promises, not an empty value.
+        env_ignore_empty=True,
     )
 
     COURIER_ROOT: Path = Field(

@@ -12,14 +12,8 @@ import urllib.parse
 
 import redis.asyncio
 
-from config import (
-    Settings,
-    SettingsError,
-    exit_on_settings_error,
-    load_settings,
-    missing_setting,
-)
-from config.logs import configure_logging
+from config import Settings, SettingsError, exit_on_settings_error, missing_setting
+from config.process import start_process
 from feedback.hooks import EVENTS_PATH, HookError, register_from_settings
 from feedback.server import CeleryQueue, Receiver, start_server
 
@@ -31,11 +25,7 @@ MIN_TOKEN_CHARS = 16
 
 
 def main() -> None:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        exit_on_settings_error(error)
-    configure_logging(settings.LOG_LEVEL)
+    settings = start_process("feedback")
 
     token = settings.FEEDBACK_TOKEN.get_secret_value() if settings.FEEDBACK_TOKEN else ""
     if not token.strip():

@@ -6,6 +6,7 @@ are attached there, `python -m feedback.cli` runs them the same way.
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 
@@ -150,7 +151,7 @@ def _line_id_or_none(line_id: str | None) -> str | None:
         _fail(f"--line-id «{line_id}» не является UUID линии.", EXIT_USAGE)
 
 
-def _fail(message: str, code: int) -> "NoReturn":  # noqa: F821
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
 

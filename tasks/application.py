@@ -2,6 +2,7 @@
 
 import redis
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 
 from config import SettingsError, exit_on_settings_error, load_settings
@@ -35,6 +36,17 @@ class CourierRedisTransport(kombu_redis.Transport):
     Channel = _RedisChannel
 
 
+def use_courier_transport() -> None:
+    """Make redis:// and rediss:// broker URLs load CourierRedisTransport.
+
+    An alias, not the broker_transport setting: with that setting the broker URL starts
+    with the class path, and Flower, which picks its queue-length client by the URL's
+    scheme, stops showing queue lengths.
+    """
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{__name__}:CourierRedisTransport"
+
+
 def broker_transport_options() -> dict:
     """Return the Redis transport options that crash safety depends on (see delivery.timing).
 
@@ -57,6 +69,7 @@ def broker_transport_options() -> dict:
 
 def create_app() -> Celery:
     """Build the Celery app from the settings; a bad setting stops the process."""
+    use_courier_transport()
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -80,7 +93,6 @@ def create_app() -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=TIMING.task_time_limit_seconds,
         task_soft_time_limit=TIMING.task_soft_time_limit_seconds,
-        broker_transport="tasks.application:CourierRedisTransport",
         broker_transport_options=broker_transport_options(),
         # Reconnect forever after Redis restarts, at start and while running.
         broker_connection_retry=True,

@@ -2,7 +2,6 @@
 
 import os
 import secrets
-import time
 from dataclasses import dataclass
 
 import redis
@@ -10,7 +9,7 @@ from celery import Celery
 
 from config import Settings
 from delivery.client import ConnectClient
-from delivery.errors import DeliveryError
+from delivery.errors import DeliveryError, RecipientRejectedError
 from delivery.folders import CourierFolders
 from watcher.heartbeat import read_heartbeats
 
@@ -97,9 +96,11 @@ def check_connect(settings: Settings) -> CheckResult:
     if settings.CONNECT_AUTHOR_ID:
         try:
             client.get_specialist(settings.CONNECT_AUTHOR_ID)
-        except DeliveryError:
+        except RecipientRejectedError:
             return CheckResult("1С-Коннект", False, f"специалист {settings.CONNECT_AUTHOR_ID} "
                                "не найден; проверьте CONNECT_AUTHOR_ID")
+        except DeliveryError as error:
+            return CheckResult("1С-Коннект", False, error.message)
     return CheckResult("1С-Коннект", True, f"вход выполнен, линий доступно: {len(lines)}")
 
 

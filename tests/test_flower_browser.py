@@ -174,6 +174,12 @@ def test_flower_finds_task_by_number(flower, browser, courier_root, tmp_path):
     assert requests.get(f"{flower}/tasks", timeout=10).status_code == 401
     assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401
 
+    # The queue-length view works with the courier's Redis transport.
+    queues = requests.get(f"{flower}/api/queues/length", timeout=10,
+                          auth=(FLOWER_USER, FLOWER_PASSWORD))
+    assert queues.status_code == 200
+    assert "courier" in {queue["name"] for queue in queues.json()["active_queues"]}
+
     # Chromium sends credentials from the URL on top-level navigation and caches them for
     # the origin, so the table's AJAX requests are authenticated too.
     port = flower.rsplit(":", 1)[1]

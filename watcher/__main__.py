@@ -10,16 +10,12 @@ import logging
 
 import redis
 
-from config import SettingsError, exit_on_settings_error, load_settings
-from config.logs import configure_logging
+from config import SettingsError, exit_on_settings_error
+from config.process import start_process
 
 
 def main() -> None:
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        exit_on_settings_error(error)
-    configure_logging(settings.LOG_LEVEL)
+    settings = start_process("watcher")
 
     from tasks.application import app
     from watcher.mountcheck import check_courier_root

@@ -3,6 +3,7 @@
 import sys
 from datetime import datetime
 from enum import IntEnum
+from typing import NoReturn
 
 import click
 
@@ -148,7 +149,7 @@ def warn(text: str) -> None:
     click.echo(text, err=True)
 
 
-def stop(ctx: click.Context, message: str, code: ExitCode) -> "NoReturn":  # noqa: F821
+def stop(ctx: click.Context, message: str, code: ExitCode) -> NoReturn:
     """Print `message` to stderr and end the command with `code`."""
     warn(message)
     ctx.exit(int(code))
