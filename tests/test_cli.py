@@ -12,7 +12,7 @@ import pytest
 
 from delivery.folders import new_drop_id
 from tests.conftest import LINE_ID, SUBSCRIBERS
-from tests.drops import fake_pdf, new_document_id, write_drop
+from tests.drops import fake_pdf, new_document_id, read_status, wait_for_state, write_drop
 from tests.processes import courier_cli, free_port, wait_for
 from tests.work_drops import invoice_drop
 
@@ -21,18 +21,6 @@ KUZNETSOVA = SUBSCRIBERS[1]
 
 OK, REQUEUE_FAILED, INVALID_USAGE, NOT_FOUND, NOTHING_TO_DO, ABORTED = 0, 1, 2, 3, 4, 5
 UNAVAILABLE = 69
-
-
-def read_status(root, document_id):
-    path = root / "status" / f"{document_id}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def wait_for_state(root, document_id, states, timeout=60):
-    def reached():
-        status = read_status(root, document_id)
-        return status if status and status["state"] in states else None
-    return wait_for(reached, timeout, interval=0.1, message=f"{document_id} in {states}")
 
 
 def uploads_to(sandbox, user_id, file_name):

@@ -5,23 +5,17 @@ import json
 import pytest
 
 from tests.conftest import LINE_ID, SUBSCRIBERS
-from tests.drops import fake_pdf, new_document_id, sha256_bytes, write_drop
+from tests.drops import (
+    fake_pdf,
+    new_document_id,
+    sha256_bytes,
+    wait_for_state,
+    write_drop,
+)
 from tests.processes import wait_for
 
 IVANOV = SUBSCRIBERS[0]
 KUZNETSOVA = SUBSCRIBERS[1]
-
-
-def read_status(root, document_id):
-    path = root / "status" / f"{document_id}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def wait_for_state(root, document_id, states, timeout=60):
-    def reached():
-        status = read_status(root, document_id)
-        return status if status and status["state"] in states else None
-    return wait_for(reached, timeout, interval=0.1, message=f"{document_id} in {states}")
 
 
 def uploads_for(sandbox, document_name):
@@ -120,4 +114,5 @@ def test_claimed_drop_reported_queued(courier_root, redis_client):
 
     assert status["drop_id"]
     assert (courier_root / "work" / status["drop_id"] / "claim.json").exists()
-    assert redis_client.llen("courier") == 1
+    # The watcher writes the status before it sends the task, so wait for the task too.
+    wait_for(lambda: redis_client.llen("courier") == 1, 10, message="the queued task")

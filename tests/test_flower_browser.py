@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from tests.conftest import DEMO, SUBSCRIBERS
 from tests.drops import fake_pdf, new_document_id, write_drop
 from tests.processes import ManagedProcess, free_port, wait_for
-from tests.test_end_to_end import wait_for_state
+from tests.drops import wait_for_state
 
 
 def find_executable(name: str) -> str | None:

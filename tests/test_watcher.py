@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.conftest import SUBSCRIBERS, heartbeat_key_of
 from tests.drops import (
