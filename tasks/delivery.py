@@ -112,14 +112,7 @@ def _deliver_locked(task: Task, runtime, drop_id: str, folder) -> dict:
         return _retry_or_give_up(task, runtime, drop, error)
 
     finish_drop(runtime.folders, drop, outcome)
-    for record in outcome.recipients:
-        if record["state"] == RecipientState.DELIVERED.value:
-            remember_delivery(runtime.redis, line_id=line_id, user_id=record["user_id"],
-                              document_id=document_id, number=drop.sidecar.number,
-                              title=title(drop.sidecar), drop_id=drop_id,
-                              delivered_at=record["delivered_at"],
-                              feedback_asked=drop.sidecar.wants_feedback,
-                              window_days=runtime.settings.FEEDBACK_WINDOW_DAYS)
+    _remember_for_feedback(runtime, drop, outcome, line_id)
     clear_inflight(runtime.redis, drop_id)
     return {"drop_id": drop_id, "state": outcome.state.value}
 
@@ -175,8 +168,21 @@ def _give_up(runtime, drop, error: DeliveryError) -> dict:
     line_id = drop.sidecar.line_id or runtime.settings.CONNECT_LINE_ID
     outcome = summarize(list(records.values()), files, version, line_id)
     finish_drop(runtime.folders, drop, outcome)
+    _remember_for_feedback(runtime, drop, outcome, line_id)
     clear_inflight(runtime.redis, drop.drop_id)
     return {"drop_id": drop.drop_id, "state": outcome.state.value}
+
+
+def _remember_for_feedback(runtime, drop, outcome, line_id: str) -> None:
+    """Record each delivered recipient, so the client's reply can be matched to the document."""
+    for record in outcome.recipients:
+        if record["state"] == RecipientState.DELIVERED.value:
+            remember_delivery(runtime.redis, line_id=line_id, user_id=record["user_id"],
+                              document_id=drop.sidecar.document_id,
+                              number=drop.sidecar.number, title=title(drop.sidecar),
+                              drop_id=drop.drop_id, delivered_at=record["delivered_at"],
+                              feedback_asked=drop.sidecar.wants_feedback,
+                              window_days=runtime.settings.FEEDBACK_WINDOW_DAYS)
 
 
 def _alert_auth_once(runtime) -> None:
