@@ -1,9 +1,9 @@
 """`python -m launcher` (what `make run` calls): prepare the environment, then run honcho.
 
-Steps: start a private Redis when REDIS_URL is not set; start the 1C-Connect sandbox
-instead of the real service when CONNECT_LOGIN is not set; generate a Flower password
-when FLOWER_BASIC_AUTH is not set; then run the Procfile's processes under honcho until
-Ctrl-C, and stop Redis last so in-flight tasks can be acked or requeued first.
+It starts a private Redis when REDIS_URL is not set, and the 1C-Connect sandbox instead
+of the real service when CONNECT_LOGIN is not set. It generates a Flower password when
+FLOWER_BASIC_AUTH is not set. Then it runs the Procfile's processes under honcho until
+Ctrl-C and stops Redis last, so in-flight tasks can be acked or requeued first.
 """
 
 import os
@@ -33,7 +33,7 @@ def setting(name: str) -> str | None:
 
 
 def use_sandbox(env: dict) -> None:
-    """Point the courier at the local sandbox and say so loudly."""
+    """Point the courier at the local sandbox and print a banner that clients get nothing."""
     demo = SandboxConfig.demo()
     env.update({
         "CONNECT_BASE_URL": f"http://{SANDBOX_LISTEN}",

@@ -44,8 +44,8 @@ def flower_auth_problem(argv: list[str], environ: dict) -> str | None:
         _option(argv, "auth_provider") or environ.get("FLOWER_AUTH_PROVIDER"))
     if basic_auth or oauth or _is_loopback(address):
         return None
-    shown = address or "все адреса"
-    return (f"Flower не запущен: он слушал бы {shown} без пароля. Задайте FLOWER_BASIC_AUTH "
+    listened = address or "все адреса"
+    return (f"Flower не запущен: он слушал бы {listened} без пароля. Задайте FLOWER_BASIC_AUTH "
             "в виде логин:пароль (или OAuth-настройки Flower) либо запустите его с "
             "--address=127.0.0.1.")
 
