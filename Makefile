@@ -28,5 +28,8 @@ test-fast: install
 sandbox: install
 	$(BIN)/python -m delivery.sandbox --listen 127.0.0.1:8086
 
+bench: install
+	$(BIN)/python -m bench --output docs/BENCHMARKS.md
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
