@@ -3,14 +3,16 @@
 Built on the `limits` library's moving-window strategy over its Redis storage, so the
 per-second and per-minute counts are exact across processes without a script of our own.
 A permit is a hit in the per-second window followed by a hit in the per-minute window.
-When the minute window is full, the caller waits and then starts over with a fresh
-per-second hit, so the per-second window always contains the time a request really left.
+The caller first checks that the minute window has room, so per-second permits are not
+spent while the minute is full. When the minute window fills between the check and the
+hit, the caller waits and starts over with a fresh per-second hit, so the per-second
+window always contains the time a request really left.
 
 The budget keeps headroom below the account's limits: a request reaches the API some
 milliseconds after its permit, and requests delayed by different amounts can land closer
 together at the server than their permits were. 20 % of the per-second limit covers
 that (16 of 20 a second); the per-minute limit, which bounds sustained throughput, keeps
-2 % (588 of 600). The headroom absorbs jitter only up to a point: a request held back
+1 % (594 of 600). The headroom absorbs jitter only up to a point: a request held back
 for most of a second can still meet the next second's requests at the server.
 
 A 429 that still happens pauses every worker for the server's Retry-After, and then
@@ -39,7 +41,7 @@ MAX_SLEEP_SECONDS = 1.0
 MIN_SLEEP_SECONDS = 0.005
 # Share of each limit kept unused as headroom for network jitter.
 PER_SECOND_HEADROOM = 0.2
-PER_MINUTE_HEADROOM = 0.02
+PER_MINUTE_HEADROOM = 0.01
 # After a 429, the budget is halved for this long, s.
 PENALTY_SECONDS = 60.0
 # The pause after a 429 lasts the server's Retry-After, but at least / at most this, s.
@@ -97,6 +99,11 @@ class GlobalRateLimiter:
         self._wait_out_pause(deadline)
         while True:
             second, minute = self._windows()
+            # Look at the minute window first: a per-second permit taken while the minute
+            # is full would be wasted and delay the next request by up to a second.
+            if not self._strategy.test(minute, "connect", self._account, "minute"):
+                self._sleep_or_give_up(minute, "minute", deadline)
+                continue
             if not self._strategy.hit(second, "connect", self._account, "second"):
                 self._sleep_or_give_up(second, "second", deadline)
                 continue
