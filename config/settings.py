@@ -13,18 +13,18 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_REDIS_URL = "redis://127.0.0.1:6390/0"
-"""Where `make run` starts its private redis-server when REDIS_URL is not set."""
+"""Address of the private redis-server that `make run` starts when REDIS_URL is not set."""
 
 
 class SendMode(str, Enum):
-    """How a document appears in the client's chat."""
+    """Form a document takes in the client's chat."""
 
     NOTIFICATION = "notification"
     SPECIALIST = "specialist"
 
 
 class WatcherMode(str, Enum):
-    """How the watcher learns about new files in the inbox."""
+    """Source of the watcher's news about new files in the inbox."""
 
     AUTO = "auto"
     EVENTS = "events"

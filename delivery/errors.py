@@ -1,9 +1,9 @@
 """One error tree for everything that can go wrong while delivering a drop.
 
-Workers decide what to do from the branch alone: a `TransientDeliveryError` is retried
-with backoff, a `PermanentDeliveryError` fails the drop (or one recipient) at once, and
-`AuthenticationError` keeps the drops queued and retries slowly until an admin fixes the
-API credentials.
+Workers decide what to do from the branch alone. A `TransientDeliveryError` is retried
+with backoff, and a `PermanentDeliveryError` fails the drop (or one recipient) at once.
+An `AuthenticationError` keeps the drops queued and retries slowly until an admin fixes
+the API credentials.
 """
 
 
@@ -41,7 +41,7 @@ class TransientDeliveryError(DeliveryError):
 
 
 class RateLimitedError(TransientDeliveryError):
-    """1C-Connect answered 429: the account's request budget is used up for now."""
+    """1C-Connect returned 429: the account's request budget is used up for now."""
 
 
 class PermitWaitTimeoutError(TransientDeliveryError):
@@ -79,7 +79,7 @@ class InvalidDropError(PermanentDeliveryError):
 
 
 class AuthenticationError(DeliveryError):
-    """1C-Connect answered 401: the API login or password is wrong; drops stay queued."""
+    """1C-Connect returned 401: the API login or password is wrong, so drops stay queued."""
 
     message = (
         "1С-Коннект отклонил учётные данные API (ответ 401): проверьте CONNECT_LOGIN и "

@@ -37,7 +37,7 @@ RESERVED_NAMES = frozenset({"claim.json", "receipt.json", "error.json"})
 
 
 class DocumentKind(str, Enum):
-    """What 1C exported; it picks the comment template and the feedback default."""
+    """Kind of document 1C exported, which picks the comment template and the feedback default."""
 
     CONTRACT = "contract"
     INVOICE = "invoice"

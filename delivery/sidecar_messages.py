@@ -29,7 +29,12 @@ def _field_path(location: tuple) -> str:
     """Render a pydantic location like ('recipients', 1, 'email') as recipients[1].email."""
     text = ""
     for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
     return text
 
 
