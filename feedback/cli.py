@@ -16,6 +16,7 @@ from delivery.sidecar import normalize_uuid
 from feedback.hooks import HookError, client_from_settings, register_from_settings
 from feedback.rating import VERDICT_LABELS
 from feedback.records import read_records
+from tasks.cli.command import CourierGroup, RussianHelpMixin
 
 # The values of tasks.cli.output.ExitCode (INVALID_USAGE, NOT_FOUND, UNAVAILABLE,
 # CONFIG), repeated here because tasks.cli will import this module.
@@ -27,7 +28,17 @@ EXIT_CONFIG = 78
 LINE_ID_HELP = "UUID линии поддержки; по умолчанию CONNECT_LINE_ID."
 
 
-@click.group(name="hook", help=(
+class _Command(RussianHelpMixin, click.Command):
+    """A plain Click command with the admin commands' Russian help and usage errors."""
+
+
+class _Group(CourierGroup):
+    """The admin group's Russian help and command list, with plain Click subcommands."""
+
+    command_class = _Command
+
+
+@click.group(name="hook", cls=_Group, help=(
     "Хук line в 1С-Коннект, через который приходят ответы клиентов.\n\n"
     "Примеры:\n\n"
     "  celery -A tasks courier hook show\n\n"
@@ -89,7 +100,7 @@ def show_command() -> None:
         click.echo(f"Линия «{line.get('name', '')}» ({line.get('line_id')}): хук line — {url}")
 
 
-@click.command(name="feedback", help=(
+@click.command(name="feedback", cls=_Command, help=(
     "Показать последний отзыв клиента на документ (из папки feedback/).\n\n"
     "Пример:\n\n  celery -A tasks courier feedback 3f2c9a4e-5b1d-4c1e-9a57-0c2f7e1d8b21"))
 @click.argument("document_id")

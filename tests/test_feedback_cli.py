@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import LINE_ID
-from tests.processes import PROJECT_ROOT, feedback_cli, free_port
+from tests.processes import PROJECT_ROOT, courier_cli, feedback_cli, free_port
 
 EXIT_USAGE = 2
 EXIT_NO_FEEDBACK = 3
@@ -125,3 +125,14 @@ def test_receiver_refuses_to_start_without_token(courier_env, token):
     assert result.returncode == EXIT_CONFIG
     assert "Не задана настройка FEEDBACK_TOKEN" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [("hook", "--help"), ("hook", "register", "--help"),
+                                  ("feedback", "--help")])
+def test_courier_help_in_russian(courier_env, args):
+    result = courier_cli(courier_env, *args)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Использование:")
+    assert "Usage:" not in result.stdout
+    assert "Show this message" not in result.stdout

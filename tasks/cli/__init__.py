@@ -10,12 +10,14 @@ import click
 
 from tasks.cli.command import CourierCommand, CourierGroup, CourierUsageError
 from tasks.cli.context import CourierContext, courier_context
-from feedback.cli import feedback_command, hook
 from tasks.cli.documents import failed, status
 from tasks.cli.health import check_connect_command, health
 from tasks.cli.output import ExitCode, exit_codes_epilog
 from tasks.cli.pause import pause, paused, resume
 from tasks.cli.requeue import rescan, resend, retry
+
+# Imported after tasks.cli.command, which feedback.cli uses for its Russian help.
+from feedback.cli import feedback_command, hook  # noqa: E402
 
 GROUP_EPILOG = """\b
 Примеры:
