@@ -5,15 +5,13 @@ the host of CONNECT_BASE_URL: the receiver must not fetch arbitrary URLs, nor ha
 API password to another host. Redirects are not followed for the same reason.
 """
 
-import os
 import re
-import secrets
 import urllib.parse
 from pathlib import Path
 
 import requests
 
-from delivery.folders import TEMP_SUFFIX
+from delivery.folders import atomic_write_chunks
 
 CHUNK_BYTES = 1024 * 1024
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -92,23 +90,19 @@ def _check_response(response: requests.Response, max_bytes: int) -> None:
 
 
 def _save_stream(response: requests.Response, target: Path, max_bytes: int) -> int:
-    """Write the body to a temporary file beside `target`, then rename it over."""
+    """Write the body to `target` through a temporary file; stop past `max_bytes`."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(3)}{TEMP_SUFFIX}")
     size = 0
-    try:
-        with open(temporary, "wb") as handle:
-            for chunk in response.iter_content(CHUNK_BYTES):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FileDownloadError(_too_large_message(size, max_bytes))
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+
+    def capped_chunks():
+        nonlocal size
+        for chunk in response.iter_content(CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FileDownloadError(_too_large_message(size, max_bytes))
+            yield chunk
+
+    atomic_write_chunks(target, capped_chunks())
     return size
 
 
