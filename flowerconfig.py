@@ -1,7 +1,7 @@
 # Flower reads this file from its working folder (the project root) before its
 # command line and FLOWER_* variables, which override it.
-# Listen on loopback unless told otherwise; tasks.flower_guard refuses any other
-# address without FLOWER_BASIC_AUTH or OAuth.
+# Listen on loopback unless the command line or FLOWER_ADDRESS sets another address.
+# tasks.flower_guard rejects any other address without FLOWER_BASIC_AUTH or OAuth.
 address = "127.0.0.1"
 port = 5555
 # Bounded memory: the courier's own files and ledger are the history, not Flower.

@@ -4,7 +4,7 @@ import re
 
 from pydantic import ValidationError
 
-# What each kind of value must look like, in the words of the fix.
+# Expected form of each kind of value, in the words of the fix.
 _EXPECTED = {
     "int_parsing": "целое число",
     "float_parsing": "число",

@@ -30,7 +30,7 @@ class JsonLinesFormatter(logging.Formatter):
 class RepeatFilter(logging.Filter):
     """Drops a record identical to one logged less than REPEAT_WINDOW_SECONDS ago.
 
-    The next record that passes after a pause says how many repeats were dropped.
+    The next record that passes after a pause reports how many repeats were dropped.
     """
 
     def __init__(self, window_seconds: float = REPEAT_WINDOW_SECONDS, clock=time.monotonic):

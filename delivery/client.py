@@ -30,7 +30,7 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class Permits(Protocol):
-    """What the client needs from a rate limiter."""
+    """Rate limiter interface the client calls before each request."""
 
     def acquire(self) -> None: ...
 

@@ -50,7 +50,7 @@ class DocumentKind(str, Enum):
     OTHER = "other"
 
 
-# Kinds for which the client's answer is asked for unless the sidecar says otherwise.
+# Kinds for which the recipient is asked for feedback unless the sidecar sets `feedback`.
 FEEDBACK_BY_DEFAULT = frozenset({DocumentKind.CONTRACT, DocumentKind.TIMESHEET})
 
 

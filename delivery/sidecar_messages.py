@@ -38,7 +38,7 @@ def _field_path(location: tuple) -> str:
     return text
 
 
-# Where each id field comes from, for the fix part of the message.
+# Source of each id field in 1C, for the fix part of the message.
 _UUID_SOURCES = {
     "document_id": "выгрузите GUID объекта 1C (УникальныйИдентификатор())",
     "user_id": "укажите UUID пользователя 1С-Коннект или задайте email или phone",
@@ -88,7 +88,7 @@ def _reason(error: dict) -> str:
     return f"недопустимое значение ({message})"
 
 
-# Longest invalid value quoted back in a message, in characters.
+# Maximum length of an invalid value quoted back in a message, in characters.
 _QUOTED_VALUE_CHARS = 80
 
 

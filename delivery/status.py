@@ -6,7 +6,7 @@ from delivery.folders import CourierFolders, atomic_write_json, read_json, utc_n
 
 
 class DocumentState(str, Enum):
-    """Where a document is in its life cycle; the values are part of the 1C contract."""
+    """Stage of a document's life cycle; the values are part of the 1C contract."""
 
     CLAIMED = "claimed"
     QUEUED = "queued"

@@ -38,7 +38,7 @@ def _unescape_mount_field(text: str) -> str:
 
 
 def mount_fs_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
-    """Return the file-system type of the mount that holds `path`, or None if unknown."""
+    """Return the file-system type of the mount that contains `path`, or None if unknown."""
     try:
         lines = mounts_file.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
     except OSError:

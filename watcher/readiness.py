@@ -26,7 +26,7 @@ from watcher.listing import FileSignature, InboxListing
 
 
 class Verdict(Enum):
-    """What the watcher does with a sidecar after one look."""
+    """Outcome of one look at a sidecar: wait, claim or reject."""
 
     WAIT = "wait"
     READY = "ready"
